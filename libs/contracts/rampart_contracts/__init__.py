@@ -1,0 +1,1 @@
+"""Shared contracts of Rampart: messages, subjects, streams, errors and settings groups."""
