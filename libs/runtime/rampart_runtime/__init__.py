@@ -1,0 +1,1 @@
+"""Plumbing shared by every Rampart service: logging, database, bus, outbox, health."""
