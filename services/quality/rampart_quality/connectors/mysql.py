@@ -1,0 +1,101 @@
+"""MySQL/MariaDB connector (asyncmy): read-only session, statement timeout, one quoting helper."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Self
+
+import asyncmy
+from asyncmy.cursors import DictCursor
+
+from rampart_contracts.errors import UpstreamUnreachable
+
+from .base import ConnectionConfig, Connector, SourceSummary
+from .errors import classify
+
+SUMMARY_SQL = """
+SELECT SUM(table_type = 'BASE TABLE') AS tables_, SUM(table_type = 'VIEW') AS views_,
+       COALESCE(SUM(data_length + index_length), 0) AS size_bytes
+FROM information_schema.tables WHERE table_schema = %s
+"""
+
+
+class MySQLConnector(Connector):
+    source_type = "mysql"
+
+    def __init__(self, config: ConnectionConfig, conn: Any) -> None:
+        super().__init__(config)
+        self._conn = conn
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def connect(cls, config: ConnectionConfig) -> Self:
+        try:
+            conn = await asyncio.wait_for(
+                asyncmy.connect(
+                    host=config.host,
+                    port=config.port_for("mysql"),
+                    user=config.user,
+                    password=config.password or "",
+                    database=config.database,
+                    connect_timeout=config.connect_timeout_s,
+                    autocommit=True,
+                ),
+                config.connect_timeout_s + 1,
+            )
+            async with conn.cursor() as cur:
+                await cur.execute("SET SESSION TRANSACTION READ ONLY")
+                # MariaDB names the timeout max_statement_time (s); MySQL max_execution_time (ms).
+                version = await cls._version(cur)
+                if "mariadb" in version.lower():
+                    await cur.execute(
+                        f"SET SESSION max_statement_time = {float(config.statement_timeout_s)}"
+                    )
+                else:
+                    await cur.execute(
+                        f"SET SESSION max_execution_time = {int(config.statement_timeout_s * 1000)}"
+                    )
+        except Exception as exc:
+            raise classify(exc, config.host) from None
+        return cls(config, conn)
+
+    @staticmethod
+    async def _version(cur: Any) -> str:
+        await cur.execute("SELECT VERSION()")
+        row = await cur.fetchone()
+        return str(row[0]) if row else ""
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        if "\x00" in identifier:
+            raise ValueError("identifier contains a NUL byte")
+        return "`" + identifier.replace("`", "``") + "`"
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        async with self._lock:
+            try:
+                async with self._conn.cursor(DictCursor) as cur:
+                    await asyncio.wait_for(
+                        cur.execute(sql, args or None), self.config.statement_timeout_s + 5
+                    )
+                    rows = await cur.fetchall()
+            except TimeoutError:
+                raise UpstreamUnreachable(
+                    f"statement exceeded the {self.config.statement_timeout_s:g}s timeout",
+                    {"error_code": "STATEMENT_TIMEOUT"},
+                ) from None
+            except OSError as exc:
+                raise classify(exc, self.config.host) from None
+        return [dict(r) for r in rows]
+
+    async def summary(self) -> SourceSummary:
+        row = (await self.fetch(SUMMARY_SQL, self.config.database))[0]
+        return SourceSummary(
+            int(row["tables_"] or 0), int(row["views_"] or 0), int(row["size_bytes"] or 0)
+        )
+
+    async def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # noqa: S110 - closing a broken connection may fail; nothing to do
+            pass

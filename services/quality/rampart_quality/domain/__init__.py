@@ -1,0 +1,1 @@
+"""Pure logic of the quality service (no I/O)."""
