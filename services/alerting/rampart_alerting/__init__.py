@@ -1,0 +1,1 @@
+"""The alerting service of Rampart."""

@@ -1,0 +1,1 @@
+"""The investigator service of Rampart."""
