@@ -1,0 +1,31 @@
+"""Typed application state of the gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from rampart_runtime.secrets import KeyHasher
+from rampart_runtime.service import ServiceRuntime
+
+from .auth import Authenticator
+from .ratelimit import RateLimiter
+from .settings import GatewaySettings
+
+
+@dataclass
+class Guard:
+    """Authentication and rate limiting; bound once the database pool exists."""
+
+    authenticator: Authenticator | None = None
+    limiter: RateLimiter | None = None
+
+
+RUNTIME = web.AppKey("runtime", ServiceRuntime)
+SETTINGS = web.AppKey("settings", GatewaySettings)
+HASHER = web.AppKey("hasher", KeyHasher)
+TOUCH = web.AppKey("touch", Callable[[uuid.UUID], None])
+GUARD = web.AppKey("guard", Guard)
