@@ -53,6 +53,7 @@ lint: venv
 	$(PY) -m mypy libs services
 
 bench: venv
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update && $(APT_INSTALL) wrk; }
 	$(PY) bench/run_all.py
 
 # Stops the stack and deletes local state (.rampart: private database, keys, logs).

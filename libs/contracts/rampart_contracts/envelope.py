@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
@@ -13,8 +15,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_ids = random.Random(os.urandom(32))
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random version-4 UUID for messages and requests.
+
+    Drawn from a PRNG seeded by the OS: message ids must be unique, not secret, and
+    `uuid.uuid4()`'s system call per id was a tenth of the gateway's time under load."""
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
 class Message(BaseModel):

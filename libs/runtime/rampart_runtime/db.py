@@ -95,10 +95,16 @@ async def migrate(pool: asyncpg.Pool, schema: str, folder: Path) -> list[int]:
     return applied_now
 
 
+async def _no_reset(_: asyncpg.Connection) -> None:
+    """Services keep no session state on pooled connections (no SET, LISTEN or held locks
+    outside a transaction), so asyncpg's default reset, a full extra round trip per release,
+    only costs latency: it took a fifth of the quality service's time under load."""
+
+
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, command_timeout=30,
-        server_settings={"application_name": "rampart"},
+        server_settings={"application_name": "rampart"}, reset=_no_reset,
     )
     assert pool is not None
     return pool

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -179,4 +180,11 @@ def run_service(
     async def setup(rt: ServiceRuntime) -> None:
         register(rt)
 
-    asyncio.run(serve(runtime, port, setup))
+    run_loop(serve(runtime, port, setup))
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service's main coroutine on uvloop (about twice the I/O throughput of asyncio)."""
+    import uvloop
+
+    uvloop.run(main)

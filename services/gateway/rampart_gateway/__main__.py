@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rampart_runtime.logging import configure_logging
-from rampart_runtime.service import ServiceRuntime, serve
+from rampart_runtime.service import ServiceRuntime, run_loop, serve
 from rampart_runtime.telemetry import configure_tracing
 
 from .app import MIGRATIONS, bind_storage, build_app
@@ -22,7 +20,7 @@ def main() -> None:
     async def setup(rt: ServiceRuntime) -> None:
         bind_storage(app, settings, rt)
 
-    asyncio.run(serve(runtime, settings.port, setup, app))
+    run_loop(serve(runtime, settings.port, setup, app))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -12,6 +11,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from rampart_contracts.envelope import new_id
 from rampart_contracts.errors import (
     Forbidden,
     InternalError,
@@ -50,7 +50,7 @@ def error_response(err: RampartError, request_id: str) -> web.Response:
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Every failure leaves as `{"error": {code, message, details}}`; never a traceback."""
-    request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+    request_id = request.headers.get("X-Request-ID", "")[:64] or new_id()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
         response = await handler(request)
