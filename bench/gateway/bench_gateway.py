@@ -29,11 +29,11 @@ FIXED_RATE = 1000
 
 
 def _post(url: str, key: str, body: dict[str, object]) -> dict[str, object]:
-    req = urllib.request.Request(  # noqa: S310 - loopback URL we built
+    req = urllib.request.Request(
         url, data=json.dumps(body).encode(), method="POST",
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())  # type: ignore[no-any-return]
 
 

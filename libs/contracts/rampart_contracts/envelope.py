@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import random
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_ids = random.Random(os.urandom(32))
+_ids = random.Random(os.urandom(32))  # noqa: S311 - ids must be unique, not unguessable
 
 
 def new_id() -> str:
@@ -42,15 +43,18 @@ class Message(BaseModel):
     correlation_id: str | None = Field(None, description="Id shared by a whole causal chain")
     causation_id: str | None = Field(None, description="message_id of the direct cause")
 
-    def follow(self, cls: type[Self], **fields: Any) -> Self:
+    def follow(self, cls: builtins.type[MsgT], **fields: Any) -> MsgT:
         """Build a message caused by this one, keeping the correlation chain."""
         fields.setdefault("org_id", self.org_id)
         fields.setdefault("asset_id", self.asset_id)
-        return cls(
-            correlation_id=self.correlation_id or self.message_id,
-            causation_id=self.message_id,
+        return cls.model_validate({
             **fields,
-        )
+            "correlation_id": self.correlation_id or self.message_id,
+            "causation_id": self.message_id,
+        })
+
+
+MsgT = TypeVar("MsgT", bound=Message)
 
 
 class Command(Message):

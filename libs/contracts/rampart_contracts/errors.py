@@ -120,6 +120,8 @@ def _register(cls: type[RampartError]) -> None:
 
 
 _register(RampartError)
+# The base class shares INTERNAL_ERROR with InternalError; rebuild the concrete class.
+_BY_CODE[InternalError.code] = InternalError
 
 
 def from_wire(code: str, message: str, details: dict[str, Any] | None = None) -> RampartError:

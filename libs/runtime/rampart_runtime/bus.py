@@ -65,7 +65,7 @@ class Bus:
         self.broker = NatsBroker(
             servers=[s.strip() for s in nats_url.split(",")],
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
+            reconnect_time_wait=1,
             logger=logging.getLogger("rampart.faststream"),
             log_level=logging.DEBUG,
         )
@@ -209,7 +209,7 @@ class Bus:
                 await inflight.acquire()
                 task = asyncio.create_task(answer(msg))
                 tasks.add(task)
-                task.add_done_callback(lambda t: (tasks.discard(t), inflight.release()))
+                task.add_done_callback(lambda t: _finished(t, tasks, inflight))
 
             await self.nc.subscribe(subject, queue=f"{self.service}-queries", cb=on_msg)
 
@@ -328,6 +328,12 @@ class Bus:
             del headers["Nats-Msg-Id"]
         await self.js.publish(self.subjects.dead_letter(self.service), raw.data, headers=headers)
         self.dead_lettered += 1
+
+
+def _finished(task: asyncio.Task[None], tasks: set[asyncio.Task[None]],
+              inflight: asyncio.Semaphore) -> None:
+    tasks.discard(task)
+    inflight.release()
 
 
 def _make_answer(

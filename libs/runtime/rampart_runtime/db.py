@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ def load_migrations(folder: Path) -> list[Migration]:
 
 
 def _lock_id(schema: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"rampart-migrate:{schema}".encode()).digest()[:8], "big", signed=True)
+    digest = hashlib.sha256(f"rampart-migrate:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 async def migrate(pool: asyncpg.Pool, schema: str, folder: Path) -> list[int]:
@@ -123,9 +125,7 @@ async def ensure_database(dsn: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await conn.close()

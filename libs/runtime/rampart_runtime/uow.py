@@ -60,7 +60,11 @@ class UnitOfWork:
             self._wake.set()
 
     async def publish(self, subject: str, message: Message) -> None:
-        """Queue `message` for publication; it leaves only if this transaction commits."""
+        """Queue `message` for publication; it leaves only if this transaction commits.
+
+        A message already queued under the same `message_id` (a handler re-run after a
+        redelivery) is not queued again, just as JetStream drops a repeated Nats-Msg-Id.
+        """
         headers = inject_headers(
             {"rampart-type": message.type, "rampart-org": message.org_id}
         )
@@ -68,7 +72,7 @@ class UnitOfWork:
             headers["rampart-correlation-id"] = message.correlation_id
         await self.conn.execute(
             f'INSERT INTO "{self._schema}".outbox (message_id, subject, payload, headers)'
-            " VALUES ($1, $2, $3, $4)",
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING",
             message.message_id,
             subject,
             message.model_dump_json().encode(),

@@ -8,8 +8,8 @@ from .settings import AlertingSettings
 
 
 def register(runtime: ServiceRuntime) -> None:
-    """No consumers yet: the alerting handlers arrive with the alerting issue; the process, its schema,
-    bus connection and health endpoints are in place so they can be added without plumbing."""
+    """No consumers yet: the alerting handlers arrive with the alerting issue. The process,
+    its schema, bus connection and health endpoints are in place for them."""
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from .settings import GatewaySettings
 
 
 def main() -> None:
-    settings = GatewaySettings()  # type: ignore[call-arg]
+    settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_json)
     configure_tracing("gateway", settings.otel_exporter)
     runtime = ServiceRuntime("gateway", settings, migrations=MIGRATIONS)

@@ -15,17 +15,17 @@ async def on_job_event(runtime: ServiceRuntime, event: Event) -> None:
         if not await uow.claim("jobs", event.message_id):
             return
         repo = GatewayRepository(uow.conn)
-        common = {"org_id": event.org_id, "kind": event.type, "at": event.occurred_at,
-                  "asset_id": event.asset_id}
-        if isinstance(event, JobStarted):
-            await repo.apply_job_event(job_id=event.job_id, workflow=event.workflow_name, **common)
-        elif isinstance(event, JobProgress):
-            await repo.apply_job_event(job_id=event.job_id, progress=event.progress,
-                                       message=event.message, **common)
-        elif isinstance(event, JobCompleted):
-            await repo.apply_job_event(job_id=event.job_id, result=event.result, **common)
-        elif isinstance(event, JobFailed):
-            await repo.apply_job_event(job_id=event.job_id, error=event.error, **common)
+        if not isinstance(event, JobStarted | JobProgress | JobCompleted | JobFailed):
+            return
+        await repo.apply_job_event(
+            org_id=event.org_id, job_id=event.job_id, kind=event.type, at=event.occurred_at,
+            asset_id=event.asset_id,
+            workflow=event.workflow_name if isinstance(event, JobStarted) else None,
+            progress=event.progress if isinstance(event, JobProgress) else None,
+            message=event.message if isinstance(event, JobProgress) else None,
+            result=event.result if isinstance(event, JobCompleted) else None,
+            error=event.error if isinstance(event, JobFailed) else None,
+        )
         await uow.commit()
 
 

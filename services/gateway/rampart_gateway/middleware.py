@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -53,7 +52,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     request_id = request.headers.get("X-Request-ID", "")[:64] or new_id()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
-        response = await handler(request)
+        response: web.StreamResponse = await handler(request)
         response.headers["X-Request-ID"] = request_id
         return response
     except RampartError as err:
@@ -66,14 +65,14 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
             return error_response(NotFound(f"No route for {request.method} {request.path}"),
                                   request_id)
         if exc.status == 405:
-            err = ValidationFailed(f"Method {request.method} not allowed on {request.path}")
-            resp = error_response(err, request_id)
+            not_allowed = ValidationFailed(f"Method {request.method} not allowed on {request.path}")
+            resp = error_response(not_allowed, request_id)
             resp.set_status(405)
             return resp
         if exc.status == 413:
             return error_response(PayloadTooLarge("Request body too large"), request_id)
         raise
-    except (ConnectionError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, ConnectionError) as exc:
         log.warning("gateway.request.backend_unavailable", path=request.path, error=str(exc))
         return error_response(ServiceUnavailable(), request_id)
     except Exception:
@@ -88,7 +87,8 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     """Authenticate, check the route's scope, spend a rate-limit token, set the headers."""
     route = route_of(request)
     if route is None or route.need is None:
-        return await handler(request)
+        passed: web.StreamResponse = await handler(request)
+        return passed
     guard = request.app[GUARD]
     if guard.authenticator is None or guard.limiter is None:
         raise ServiceUnavailable("The gateway is starting; retry shortly")
@@ -110,18 +110,18 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         "X-RateLimit-Reset": str(decision.reset_epoch),
     }
     if not allows(who.scope, route.need):
-        err = Forbidden(
+        forbidden = Forbidden(
             f"This API key has scope '{who.scope}'; this call needs "
             f"{'admin' if route.need == 'admin' else 'read-write'}",
             {"scope": who.scope, "required": route.need},
         )
-        resp = error_response(err, request.headers.get("X-Request-ID", ""))
+        resp = error_response(forbidden, request.headers.get("X-Request-ID", ""))
         resp.headers.update(headers)
         return resp
     request[PRINCIPAL] = who
     if guard.authenticator.should_touch(who.key_id):
         request.app[TOUCH](who.key_id)
-    response = await handler(request)
+    response: web.StreamResponse = await handler(request)
     response.headers.update(headers)
     return response
 

@@ -27,5 +27,6 @@ class Guard:
 RUNTIME = web.AppKey("runtime", ServiceRuntime)
 SETTINGS = web.AppKey("settings", GatewaySettings)
 HASHER = web.AppKey("hasher", KeyHasher)
-TOUCH = web.AppKey("touch", Callable[[uuid.UUID], None])
+Toucher = Callable[[uuid.UUID], None]
+TOUCH: web.AppKey[Toucher] = web.AppKey("touch")
 GUARD = web.AppKey("guard", Guard)

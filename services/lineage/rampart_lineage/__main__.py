@@ -8,8 +8,8 @@ from .settings import LineageSettings
 
 
 def register(runtime: ServiceRuntime) -> None:
-    """No consumers yet: the lineage handlers arrive with the lineage issue; the process, its schema,
-    bus connection and health endpoints are in place so they can be added without plumbing."""
+    """No consumers yet: the lineage handlers arrive with the lineage issue. The process,
+    its schema, bus connection and health endpoints are in place for them."""
 
 
 def main() -> None:

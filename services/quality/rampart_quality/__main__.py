@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from rampart_runtime.service import run_service
+from rampart_runtime.service import ServiceRuntime, run_service
 
 from .app import MIGRATIONS, register
 from .settings import QualitySettings
 
 
 def main() -> None:
-    settings = QualitySettings()  # type: ignore[call-arg]
-    run_service("quality", settings, settings.port, lambda rt: register(rt, settings), MIGRATIONS)
+    settings = QualitySettings()
+
+    def setup(runtime: ServiceRuntime) -> None:
+        register(runtime, settings)
+
+    run_service("quality", settings, settings.port, setup, MIGRATIONS)
 
 
 if __name__ == "__main__":

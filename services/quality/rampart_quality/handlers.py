@@ -130,7 +130,7 @@ async def discover_asset(deps: QualityDeps, cmd: DiscoverAsset) -> None:
     """Introspect the source, then record the result and the job outcome in one transaction."""
     runtime = deps.runtime
     events = runtime.bus.subjects
-    started = cmd.follow(JobStarted, job_id=cmd.job_id, workflow_name="asset_discovery",
+    started: JobStarted = cmd.follow(JobStarted, job_id=cmd.job_id, workflow_name="asset_discovery",
                          message_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{cmd.job_id}/started")))
     async with runtime.uow() as uow:
         await uow.publish(events.event(started.type), started)
@@ -157,7 +157,7 @@ async def discover_asset(deps: QualityDeps, cmd: DiscoverAsset) -> None:
                 cmd.org_id, row["id"], outcome["table_count"], outcome["view_count"],
                 outcome["total_size_bytes"], utcnow(),
             )
-            discovered = cmd.follow(AssetDiscovered, asset_id=str(row["id"]),
+            discovered: AssetDiscovered = cmd.follow(AssetDiscovered, asset_id=str(row["id"]),
                                     table_count=outcome["table_count"],
                                     total_size_bytes=outcome["total_size_bytes"])
             done: JobCompleted | JobFailed = cmd.follow(

@@ -102,9 +102,13 @@ class AssetRepository:
         if search:
             args.append("%" + like_escape(search) + "%")
             n = len(args)
-            where.append(f"(name ILIKE ${n} OR qualified_name ILIKE ${n} OR description ILIKE ${n})")
+            where.append(
+                f"(name ILIKE ${n} OR qualified_name ILIKE ${n} OR description ILIKE ${n})"
+            )
         clause = " AND ".join(where)
-        total = await self._db.fetchval(f"SELECT count(*) FROM quality.assets WHERE {clause}", *args)
+        total = await self._db.fetchval(
+            f"SELECT count(*) FROM quality.assets WHERE {clause}", *args
+        )
         args += [limit, offset]
         rows = await self._db.fetch(
             f"SELECT {_ASSET_COLUMNS} FROM quality.assets WHERE {clause}"

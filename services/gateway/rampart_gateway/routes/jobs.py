@@ -7,8 +7,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from ..middleware import principal
 from ..envelopes import sdk_object
+from ..middleware import principal
 from ..repository import GatewayRepository
 from ..routing import Route
 from ..schemas import JobOut

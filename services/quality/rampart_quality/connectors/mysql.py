@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, Self
 
 import asyncmy
@@ -95,7 +96,5 @@ class MySQLConnector(Connector):
         )
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail
             self._conn.close()
-        except Exception:  # noqa: S110 - closing a broken connection may fail; nothing to do
-            pass
