@@ -38,6 +38,16 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+def _trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Add the W3C trace id of the current span so a log line can be found from a trace."""
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "info", json: bool | None = None) -> None:
     """Configure structlog and route stdlib logging (aiohttp, faststream) through it."""
     as_json = (not sys.stderr.isatty()) if json is None else json
@@ -48,6 +58,7 @@ def configure_logging(service: str, level: str = "info", json: bool | None = Non
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _trace_ids,
         _redact,
     ]
     renderer: Any = (

@@ -15,7 +15,7 @@ from rampart_runtime.service import ServiceRuntime
 
 from .auth import Authenticator
 from .handlers import JOB_EVENTS, on_job_event
-from .middleware import MAX_JSON_BYTES, auth_middleware, errors_middleware
+from .middleware import MAX_JSON_BYTES, auth_middleware, errors_middleware, telemetry_middleware
 from .ratelimit import RateLimiter
 from .repository import GatewayRepository
 from .routes import ALL_ROUTES
@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 def build_app(settings: GatewaySettings, runtime: ServiceRuntime) -> web.Application:
     """The HTTP app; its pool-backed parts are bound once the runtime's storage is up."""
     app = web.Application(
-        middlewares=[errors_middleware, auth_middleware],
+        middlewares=[telemetry_middleware, errors_middleware, auth_middleware],
         client_max_size=max(settings.max_json_bytes, 1024 * 1024),
     )
     app[SETTINGS] = settings

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import structlog
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
 from rampart_contracts.envelope import new_id
@@ -21,6 +22,7 @@ from rampart_contracts.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from rampart_runtime.telemetry import tracer
 
 from .auth import Principal
 from .domain import allows
@@ -44,6 +46,29 @@ def error_response(err: RampartError, request_id: str) -> web.Response:
     if isinstance(err, RateLimited):
         headers["Retry-After"] = str(err.retry_after)
     return json_response(err.to_body(), err.http_status, headers)
+
+
+REQUESTS = Counter("rampart_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("rampart_http_request_seconds", "HTTP request latency", ["route"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+_tracer = tracer("rampart.gateway")
+
+
+@web.middleware
+async def telemetry_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A span per request (its context travels on to the services) and Prometheus figures."""
+    route = route_of(request)
+    name = route.path if route else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    with _tracer.start_as_current_span(f"{request.method} {name}"):
+        try:
+            response: web.StreamResponse = await handler(request)
+            status = response.status
+            return response
+        finally:
+            REQUESTS.labels(request.method, name, str(status)).inc()
+            LATENCY.labels(name).observe(time.perf_counter() - started)
 
 
 @web.middleware

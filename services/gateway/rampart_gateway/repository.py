@@ -171,7 +171,8 @@ class GatewayRepository:
         await self._db.execute(
             "INSERT INTO gateway.jobs AS j (id, org_id, workflow_name, asset_id, status, progress,"
             " message, error, result, started_at, updated_at, completed_at)"
-            " VALUES ($1, $2, coalesce($3, 'unknown'), $4, $5, coalesce($6, 0), $7, $8, $9,"
+            " VALUES ($1, $2, coalesce($3, 'unknown'), $4, $5,"
+            "  CASE WHEN $5 = 'completed' THEN 100 ELSE coalesce($6, 0) END, $7, $8, $9,"
             "  CASE WHEN $5 = 'running' THEN $10::timestamptz END, $10,"
             "  CASE WHEN $11 THEN $10::timestamptz END)"
             " ON CONFLICT (id) DO UPDATE SET"

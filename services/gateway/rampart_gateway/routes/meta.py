@@ -10,9 +10,16 @@ from ..envelopes import json_response
 from ..openapi import build_openapi
 from ..routing import ROUTES_KEY, Route
 
+_DOCUMENT: dict[int, web.Response] = {}
+
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return json_response(build_openapi(request.app[ROUTES_KEY]))
+    """Built once per route table (the routes do not change while the process runs)."""
+    routes = request.app[ROUTES_KEY]
+    cached = _DOCUMENT.get(id(routes))
+    if cached is None:
+        cached = _DOCUMENT[id(routes)] = json_response(build_openapi(routes))
+    return web.Response(body=cached.body, content_type="application/json")
 
 
 async def docs_page(request: web.Request) -> web.Response:
