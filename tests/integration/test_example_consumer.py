@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from rampart_contracts.envelope import Event
 from rampart_contracts.events import AlertResolved, FreshnessStale, SchemaChange
 from rampart_runtime.bus import Bus

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from rampart_contracts.asyncapi import build_asyncapi, main, render
 from rampart_contracts.commands import ALL_COMMANDS
 from rampart_contracts.envelope import Message

@@ -38,6 +38,14 @@ class Subjects:
         """Broadcast to every gateway replica so cached keys die at once."""
         return f"{self.prefix}.bcast.gateway.key_revoked"
 
+    def upload(self, blob_id: str) -> str:
+        """Chunks of one uploaded file (a manifest) on their way to the service that reads it."""
+        return f"{self.prefix}.upl.{blob_id}"
+
+    @property
+    def uploads_stream(self) -> str:
+        return f"{self.prefix.upper()}_UPLOADS"
+
     @property
     def commands_stream(self) -> str:
         return f"{self.prefix.upper()}_COMMANDS"
