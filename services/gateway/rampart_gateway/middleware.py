@@ -33,6 +33,7 @@ from .state import GUARD, TOUCH
 log = structlog.get_logger(__name__)
 
 PRINCIPAL = "rampart.principal"
+RATE_HEADERS = "rampart.rate_headers"  # X-RateLimit-* of an authenticated request
 MAX_JSON_BYTES = web.AppKey("max_json_bytes", int)
 
 
@@ -73,7 +74,17 @@ async def telemetry_middleware(request: web.Request, handler: Any) -> web.Stream
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every failure leaves as `{"error": {code, message, details}}`; never a traceback."""
+    """Every failure leaves as `{"error": {code, message, details}}`; never a traceback.
+
+    Error responses of authenticated requests keep their `X-RateLimit-*` headers too.
+    """
+    response = await _enveloped(request, handler)
+    if (limits := request.get(RATE_HEADERS)) is not None:
+        response.headers.update(limits)
+    return response
+
+
+async def _enveloped(request: web.Request, handler: Any) -> web.StreamResponse:
     request_id = request.headers.get("X-Request-ID", "")[:64] or new_id()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
@@ -144,6 +155,7 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         resp.headers.update(headers)
         return resp
     request[PRINCIPAL] = who
+    request[RATE_HEADERS] = headers
     if guard.authenticator.should_touch(who.key_id):
         request.app[TOUCH](who.key_id)
     response: web.StreamResponse = await handler(request)
@@ -152,12 +164,14 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 
 
 async def read_json(request: web.Request, model: type[BaseModel] | None = None,
-                    *, allow_empty: bool = True) -> Any:
+                    *, allow_empty: bool = True, limit: int | None = None) -> Any:
     """Parse a JSON body within the size limit; validate it into `model` when given."""
-    limit = request.app[MAX_JSON_BYTES]
+    limit = limit or request.app[MAX_JSON_BYTES]
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"JSON body larger than {limit} bytes")
-    raw = await request.content.read(limit + 1)
+    raw = bytearray()  # read() returns what has arrived so far: loop to the end or the limit
+    while len(raw) <= limit and (chunk := await request.content.read(limit + 1 - len(raw))):
+        raw += chunk
     if len(raw) > limit:
         raise PayloadTooLarge(f"JSON body larger than {limit} bytes")
     if not raw.strip():

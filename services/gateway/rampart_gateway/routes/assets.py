@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from rampart_contracts.commands import DiscoverAsset
+from rampart_contracts.errors import AssetNotFound
+from rampart_contracts.lineage import AssetContext
 from rampart_contracts.queries import CreateAsset, GetAsset, ListAssets, TestConnection
 
 from ..envelopes import page_params, public_list, sdk_list, sdk_object, str_param
@@ -18,6 +20,7 @@ from ..schemas import AssetCreateBody, AssetOut, ConnectionTestOut, DiscoveryJob
 from ..state import RUNTIME
 
 TEST_CONNECTION_TIMEOUT_S = 75.0  # the connection's own timeout is at most 60 s
+MAX_REF_LEN = 500  # GetAsset.ref's limit; the quality service resolves nothing longer either
 
 
 def asset_out(view: dict[str, Any]) -> dict[str, Any]:
@@ -45,9 +48,25 @@ async def public_list_assets(request: web.Request) -> web.Response:
     return public_list(*await _list(request))
 
 
+def asset_ref(request: web.Request) -> str:
+    """The `{asset_id}` path value; one too long to name any asset is simply not found."""
+    ref = request.match_info["asset_id"]
+    if len(ref) > MAX_REF_LEN:
+        raise AssetNotFound("Asset not found", {"asset_id": ref[:64] + "..."})
+    return ref
+
+
+async def asset_context(request: web.Request) -> AssetContext:
+    """Resolve `{asset_id}` (any accepted form) to the asset a lineage request is about."""
+    view = await request.app[RUNTIME].bus.request(
+        GetAsset(org_id=principal(request).org_id, ref=asset_ref(request)))
+    return AssetContext(asset_id=view["id"], qualified_name=view["qualified_name"],
+                        source_type=view["source_type"], database_name=view["database_name"])
+
+
 async def get_asset(request: web.Request) -> web.Response:
     view = await request.app[RUNTIME].bus.request(
-        GetAsset(org_id=principal(request).org_id, ref=request.match_info["asset_id"])
+        GetAsset(org_id=principal(request).org_id, ref=asset_ref(request))
     )
     return sdk_object(asset_out(view))
 
@@ -63,7 +82,7 @@ async def create_asset(request: web.Request) -> web.Response:
 
 async def test_connection(request: web.Request) -> web.Response:
     result = await request.app[RUNTIME].bus.request(
-        TestConnection(org_id=principal(request).org_id, ref=request.match_info["asset_id"]),
+        TestConnection(org_id=principal(request).org_id, ref=asset_ref(request)),
         timeout=TEST_CONNECTION_TIMEOUT_S,
     )
     return sdk_object(ConnectionTestOut(**result).model_dump(mode="json"))
@@ -73,7 +92,7 @@ async def discover(request: web.Request) -> web.Response:
     """Queue a discovery job: the job row and the command commit together (outbox)."""
     runtime = request.app[RUNTIME]
     who = principal(request)
-    view = await runtime.bus.request(GetAsset(org_id=who.org_id, ref=request.match_info["asset_id"]))
+    view = await runtime.bus.request(GetAsset(org_id=who.org_id, ref=asset_ref(request)))
     job_id = str(uuid.uuid4())
     command = DiscoverAsset(org_id=who.org_id, asset_id=view["id"], job_id=job_id,
                             correlation_id=job_id)
