@@ -1,0 +1,1 @@
+"""Pure logic of the lineage service (no I/O)."""
