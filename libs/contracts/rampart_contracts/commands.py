@@ -18,4 +18,6 @@ class DiscoverAsset(Command):
     job_id: str = Field(description="Job the gateway created for this work")
 
 
-ALL_COMMANDS: tuple[type[Command], ...] = (DiscoverAsset,)
+from .lineage import LINEAGE_COMMANDS  # noqa: E402 - the catalog lists every service's commands
+
+ALL_COMMANDS: tuple[type[Command], ...] = (DiscoverAsset, *LINEAGE_COMMANDS)

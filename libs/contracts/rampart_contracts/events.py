@@ -47,6 +47,8 @@ class JobFailed(Event):
     type: Literal["job_failed"] = "job_failed"
     job_id: str = Field(description="Public id of the job (GET /sdk/jobs/{job_id})")
     error: str = Field(description="Human-readable reason; never a secret")
+    error_code: str = Field("INTERNAL_ERROR", description="Code of the error tree, e.g. VALIDATION_ERROR")
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class AssetDiscovered(Event):

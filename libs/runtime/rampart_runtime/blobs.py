@@ -12,21 +12,12 @@ import hashlib
 import uuid
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from pydantic import BaseModel, Field
 
 from rampart_contracts.errors import ServiceUnavailable, ValidationFailed
+from rampart_contracts.lineage import BlobRef
 from rampart_contracts.subjects import Subjects
 
 CHUNK = 512 * 1024
-
-
-class BlobRef(BaseModel):
-    """Where an uploaded file waits on the bus, and how to check it arrived whole."""
-
-    blob_id: str
-    size: int = Field(ge=0)
-    chunks: int = Field(ge=0)
-    sha256: str
 
 
 async def put_blob(js: object, subjects: Subjects, data: bytes) -> BlobRef:

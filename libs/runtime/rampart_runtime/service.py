@@ -51,6 +51,7 @@ class ServiceRuntime:
         )
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -77,6 +78,9 @@ class ServiceRuntime:
         self.relay.start()
 
     async def stop(self) -> None:
+        for hook in self.on_stop:
+            with contextlib.suppress(Exception):
+                await hook()
         if self.relay is not None:
             await self.relay.stop()
         await self.bus.close()

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from rampart_runtime.secrets import KeyHasher
+from rampart_runtime.secrets import KeyHasher, SecretBox
 from rampart_runtime.service import ServiceRuntime
 
 from .auth import Authenticator
+from .jobwait import JobWaiter
 from .ratelimit import RateLimiter
 from .settings import GatewaySettings
 
@@ -25,6 +26,8 @@ class Guard:
 
 
 RUNTIME = web.AppKey("runtime", ServiceRuntime)
+WAITER = web.AppKey("job_waiter", JobWaiter)
+BOX = web.AppKey("secret_box", SecretBox)
 SETTINGS = web.AppKey("settings", GatewaySettings)
 HASHER = web.AppKey("hasher", KeyHasher)
 Toucher = Callable[[uuid.UUID], None]

@@ -12,3 +12,4 @@ class LineageSettings(CommonSettings):
         8091, validation_alias=AliasChoices("RAMPART_LINEAGE_PORT"),
         description="Port of /healthz, /readyz and /metrics",
     )
+    secret_key: str = Field(min_length=32, description="Master secret; opens sealed dbt Cloud tokens")
