@@ -72,6 +72,8 @@ class LineageNodeView(BaseModel):
     owner: str | None = None
     tags: list[str] = Field(default_factory=list)
     asset_id: str | None = None
+    catalog_table_id: str | None = Field(
+        None, description="Catalog table this node is (set once discovery has found it)")
     has_upstream: bool | None = None
     has_downstream: bool | None = None
 

@@ -80,4 +80,14 @@ class TestConnection(Query):
     ref: str
 
 
-ALL_QUERIES: tuple[type[Query], ...] = (CreateAsset, GetAsset, ListAssets, TestConnection)
+class LookupCatalog(Query):
+    """Which of these table qualified names discovery has found (and not seen removed)."""
+
+    SERVICE: ClassVar[str] = "quality"
+    NAME: ClassVar[str] = "catalog_lookup"
+    type: Literal["lookup_catalog"] = "lookup_catalog"
+    qualified_names: list[str] = Field(max_length=200_000)
+
+
+ALL_QUERIES: tuple[type[Query], ...] = (CreateAsset, GetAsset, ListAssets, TestConnection,
+                                        LookupCatalog)

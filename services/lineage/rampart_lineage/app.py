@@ -10,10 +10,12 @@ from typing import Any
 import aiohttp
 
 from rampart_contracts import lineage as msg
+from rampart_contracts.events import AssetDiscovered
 from rampart_runtime.secrets import SecretBox
 from rampart_runtime.service import ServiceRuntime
 
 from . import handlers, handlers_openlineage, handlers_records
+from .catalog_link import on_asset_discovered
 from .settings import LineageSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,4 +44,5 @@ def register(runtime: ServiceRuntime, settings: LineageSettings) -> handlers.Lin
     bus.query_handler(msg.DeleteLineageRecord, bind(handlers_records.delete_record))
     bus.query_handler(msg.DeleteLineageSource, bind(handlers_records.delete_source))
     bus.query_handler(msg.IngestOpenLineage, bind(handlers_openlineage.ingest_openlineage))
+    bus.event_consumer("catalog", [AssetDiscovered], partial(on_asset_discovered, runtime))
     return deps

@@ -86,6 +86,7 @@ def node_view(row: asyncpg.Record | None, vid: uuid.UUID) -> LineageNodeView:
         unique_id=row["unique_id"], sources=sorted(row["sources"] or []),
         description=row["description"], owner=row["owner"], tags=sorted(row["tags"] or []),
         asset_id=str(row["asset_id"]) if row["asset_id"] else None,
+        catalog_table_id=str(row["catalog_table_id"]) if row["catalog_table_id"] else None,
     )
 
 

@@ -9,6 +9,7 @@ import asyncpg
 
 VERTEX_DETAIL = """
 SELECT v.id, v.qualified_name, v.name, v.asset_type, v.source_type, v.asset_id,
+       v.catalog_table_id,
        d.unique_id, d.sources, d.description, d.owner, d.tags
 FROM lineage.vertices v
 LEFT JOIN LATERAL (

@@ -138,7 +138,7 @@ async def impact(deps: LineageDeps, q: LineageImpact) -> dict[str, Any]:
     for vid, distance in sorted(result.downstream.items(), key=lambda kv: kv[1]):
         view = node_view(details.get(vid), vid)
         impacted.append({**view.model_dump(mode="json"), "distance": distance,
-                         "monitored": bool(view.asset_id) and view.asset_type != "exposure"})
+                         "monitored": view.catalog_table_id is not None})
     return {
         "node": node_view(details.get(root), root).model_dump(mode="json"),
         "depth": q.depth, "impacted": impacted, "total": len(impacted),

@@ -16,6 +16,7 @@ from rampart_contracts.events import JobCompleted, JobFailed, JobStarted, Lineag
 from rampart_contracts.lineage import AssetContext
 from rampart_runtime.service import ServiceRuntime
 
+from .catalog_link import link_asset
 from .domain.manifest import parse_manifest
 from .repository import LineageWriter
 
@@ -84,3 +85,4 @@ async def apply_manifest(runtime: ServiceRuntime, cmd: Command, *, job_id: str,
         await uow.commit()
     log.info("lineage.manifest.ingested", job_id=job_id, nodes=len(manifest.nodes),
              edges=len(manifest.edges), **public)
+    await link_asset(runtime, cmd.org_id, asset.asset_id)

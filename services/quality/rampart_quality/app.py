@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rampart_contracts.commands import DiscoverAsset
-from rampart_contracts.queries import CreateAsset, GetAsset, ListAssets, TestConnection
+from rampart_contracts.queries import (
+    CreateAsset,
+    GetAsset,
+    ListAssets,
+    LookupCatalog,
+    TestConnection,
+)
 from rampart_runtime.secrets import SecretBox
 from rampart_runtime.service import ServiceRuntime
 
@@ -31,5 +37,6 @@ def register(runtime: ServiceRuntime, settings: QualitySettings) -> handlers.Qua
     bus.query_handler(GetAsset, bind(handlers.get_asset))
     bus.query_handler(ListAssets, bind(handlers.list_assets))
     bus.query_handler(TestConnection, bind(handlers.test_connection))
+    bus.query_handler(LookupCatalog, bind(handlers.lookup_catalog))
     bus.command_consumer(DiscoverAsset, bind(handlers.discover_asset))
     return deps

@@ -21,6 +21,7 @@ from rampart_contracts.queries import (
     CreateAsset,
     GetAsset,
     ListAssets,
+    LookupCatalog,
     TestConnection,
 )
 from rampart_runtime.secrets import SecretBox
@@ -126,6 +127,10 @@ async def test_connection(deps: QualityDeps, q: TestConnection) -> ConnectionTes
     )
 
 
+async def lookup_catalog(deps: QualityDeps, q: LookupCatalog) -> dict[str, str]:
+    return await AssetRepository(deps.runtime.pool).catalog_lookup(q.org_id, q.qualified_names)
+
+
 async def discover_asset(deps: QualityDeps, cmd: DiscoverAsset) -> None:
     """Introspect the source, then record the result and the job outcome in one transaction."""
     runtime = deps.runtime
@@ -142,17 +147,20 @@ async def discover_asset(deps: QualityDeps, cmd: DiscoverAsset) -> None:
         config = await connection_of(deps, cmd.org_id, row["id"])
         connector = await open_connector(row["source_type"], config)
         try:
-            summary = await connector.summary()
+            tables = await connector.tables()
         finally:
             await connector.close()
-        outcome = {"table_count": summary.table_count, "view_count": summary.view_count,
-                   "total_size_bytes": summary.total_size_bytes}
+        outcome = {"table_count": sum(1 for t in tables if t.kind == "table"),
+                   "view_count": sum(1 for t in tables if t.kind == "view"),
+                   "total_size_bytes": sum(t.size_bytes or 0 for t in tables)}
     except RampartError as exc:
         error = exc.message
     async with runtime.uow() as uow:
         if not await uow.claim("discover", cmd.message_id):
             return  # redelivered after the outcome was already committed
         if outcome is not None:
+            await AssetRepository(uow.conn).sync_catalog(
+                cmd.org_id, row["id"], row["source_type"], row["database_name"], tables)
             await AssetRepository(uow.conn).record_discovery(
                 cmd.org_id, row["id"], outcome["table_count"], outcome["view_count"],
                 outcome["total_size_bytes"], utcnow(),

@@ -117,6 +117,35 @@ class AssetRepository:
         )
         return list(rows), int(total)
 
+    async def sync_catalog(self, org_id: str, asset_id: uuid.UUID, source_type: str,
+                           database: str, tables: list[Any]) -> None:
+        """Upsert what discovery found and mark what it no longer finds as removed."""
+        records = [(uuid.uuid4(), org_id, asset_id, t.schema, t.name, t.kind,
+                    f"{source_type}.{database}.{t.schema}.{t.name}", t.row_estimate,
+                    t.size_bytes) for t in tables]
+        await self._db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_catalog (id uuid, org_id text, asset_id uuid,"
+            " schema_name text, table_name text, kind text, qualified_name text,"
+            " row_estimate bigint, size_bytes bigint) ON COMMIT DROP")
+        await self._db.execute("TRUNCATE tmp_catalog")
+        await self._db.copy_records_to_table("tmp_catalog", records=records)
+        await self._db.execute(
+            "INSERT INTO quality.catalog_tables (id, org_id, asset_id, schema_name, table_name,"
+            " kind, qualified_name, row_estimate, size_bytes) SELECT * FROM tmp_catalog"
+            " ON CONFLICT (asset_id, schema_name, table_name) DO UPDATE SET kind = EXCLUDED.kind,"
+            " row_estimate = EXCLUDED.row_estimate, size_bytes = EXCLUDED.size_bytes,"
+            " last_seen_at = now(), removed_at = NULL")
+        await self._db.execute(
+            "UPDATE quality.catalog_tables c SET removed_at = now() WHERE c.asset_id = $1"
+            " AND c.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM tmp_catalog t"
+            " WHERE t.schema_name = c.schema_name AND t.table_name = c.table_name)", asset_id)
+
+    async def catalog_lookup(self, org_id: str, names: list[str]) -> dict[str, str]:
+        rows = await self._db.fetch(
+            "SELECT qualified_name, id FROM quality.catalog_tables WHERE org_id = $1"
+            " AND qualified_name = ANY($2::text[]) AND removed_at IS NULL", org_id, names)
+        return {r["qualified_name"]: str(r["id"]) for r in rows}
+
     async def record_discovery(
         self, org_id: str, asset_id: uuid.UUID, tables: int, views: int, size: int | None,
         at: datetime,

@@ -1,5 +1,5 @@
 """Connectors to monitored warehouses behind one interface."""
 
-from .base import ConnectionConfig, Connector, SourceSummary, open_connector
+from .base import ConnectionConfig, Connector, SourceSummary, TableInfo, open_connector
 
-__all__ = ["ConnectionConfig", "Connector", "SourceSummary", "open_connector"]
+__all__ = ["ConnectionConfig", "Connector", "SourceSummary", "TableInfo", "open_connector"]

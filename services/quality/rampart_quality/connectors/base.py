@@ -60,6 +60,17 @@ class ConnectionConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class TableInfo:
+    """One relation of the source as discovery sees it."""
+
+    schema: str
+    name: str
+    kind: str  # "table" or "view"
+    row_estimate: int | None
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
 class SourceSummary:
     table_count: int
     view_count: int
@@ -90,8 +101,17 @@ class Connector(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
+    async def tables(self) -> list[TableInfo]:
+        """Every user table and view with its estimated rows and size (catalog statistics)."""
+
     async def summary(self) -> SourceSummary:
         """Count user tables and views and their total size."""
+        found = await self.tables()
+        return SourceSummary(
+            table_count=sum(1 for t in found if t.kind == "table"),
+            view_count=sum(1 for t in found if t.kind == "view"),
+            total_size_bytes=sum(t.size_bytes or 0 for t in found),
+        )
 
     async def ping(self) -> None:
         rows = await self.fetch("SELECT 1 AS ok")

@@ -11,13 +11,14 @@ from asyncmy.cursors import DictCursor
 
 from rampart_contracts.errors import UpstreamUnreachable
 
-from .base import ConnectionConfig, Connector, SourceSummary
+from .base import ConnectionConfig, Connector, TableInfo
 from .errors import classify
 
-SUMMARY_SQL = """
-SELECT SUM(table_type = 'BASE TABLE') AS tables_, SUM(table_type = 'VIEW') AS views_,
-       COALESCE(SUM(data_length + index_length), 0) AS size_bytes
-FROM information_schema.tables WHERE table_schema = %s
+TABLES_SQL = """
+SELECT table_schema AS schema_name, table_name AS table_name,
+       CASE WHEN table_type = 'VIEW' THEN 'view' ELSE 'table' END AS kind,
+       table_rows AS row_estimate, data_length + index_length AS size_bytes
+FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name
 """
 
 
@@ -89,11 +90,12 @@ class MySQLConnector(Connector):
                 raise classify(exc, self.config.host) from None
         return [dict(r) for r in rows]
 
-    async def summary(self) -> SourceSummary:
-        row = (await self.fetch(SUMMARY_SQL, self.config.database))[0]
-        return SourceSummary(
-            int(row["tables_"] or 0), int(row["views_"] or 0), int(row["size_bytes"] or 0)
-        )
+    async def tables(self) -> list[TableInfo]:
+        rows = await self.fetch(TABLES_SQL, self.config.database)
+        return [TableInfo(r["schema_name"], r["table_name"], r["kind"],
+                          int(r["row_estimate"]) if r["row_estimate"] is not None else None,
+                          int(r["size_bytes"]) if r["size_bytes"] is not None else None)
+                for r in rows]
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken connection may fail

@@ -9,17 +9,20 @@ import asyncpg
 
 from rampart_contracts.errors import UpstreamUnreachable
 
-from .base import ConnectionConfig, Connector, SourceSummary
+from .base import ConnectionConfig, Connector, TableInfo
 from .errors import classify
 
-SUMMARY_SQL = """
-SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p')) AS tables,
-       count(*) FILTER (WHERE c.relkind IN ('v', 'm')) AS views,
-       coalesce(sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 'p', 'm')), 0)
-           AS size_bytes
+TABLES_SQL = """
+SELECT n.nspname AS schema_name, c.relname AS table_name,
+       CASE WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'table' END AS kind,
+       CASE WHEN c.relkind IN ('r', 'p', 'm') AND c.reltuples >= 0 THEN c.reltuples::bigint END
+           AS row_estimate,
+       CASE WHEN c.relkind IN ('r', 'p', 'm') THEN pg_total_relation_size(c.oid) END AS size_bytes
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND n.nspname NOT LIKE 'pg_temp%'
+ORDER BY 1, 2
 """
 
 
@@ -73,9 +76,9 @@ class PostgresConnector(Connector):
                 raise classify(exc, self.config.host) from None
         return [dict(r) for r in rows]
 
-    async def summary(self) -> SourceSummary:
-        row = (await self.fetch(SUMMARY_SQL))[0]
-        return SourceSummary(int(row["tables"]), int(row["views"]), int(row["size_bytes"]))
+    async def tables(self) -> list[TableInfo]:
+        return [TableInfo(r["schema_name"], r["table_name"], r["kind"], r["row_estimate"],
+                          r["size_bytes"]) for r in await self.fetch(TABLES_SQL)]
 
     async def close(self) -> None:
         try:
