@@ -197,3 +197,103 @@ def run_armor(args: list[str], env: dict[str, str], timeout: float = 60
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, default=str)
+
+
+# ----------------------------------------------------------------------------- lineage
+
+FIXTURE_MANIFESTS = Path("/work/shared/fixtures/dbt-manifests")
+KEPT_IN_NODES = frozenset({"model", "seed", "snapshot", "analysis", "test"})
+
+
+def manifest_counts(doc: dict[str, Any]) -> tuple[int, int]:
+    """(kept nodes, lineage edges) of a dbt manifest by the documented rules, with plain json:
+    enabled nodes of a kept resource_type + enabled sources + enabled exposures; parent_map
+    pairs between kept non-test nodes, deduplicated, without self-loops."""
+    def enabled(entry: dict[str, Any]) -> bool:
+        return (entry.get("config") or {}).get("enabled", True) is not False
+
+    kinds = {uid: n["resource_type"] for uid, n in doc["nodes"].items()
+             if n["resource_type"] in KEPT_IN_NODES and enabled(n)}
+    kinds.update({uid: "source" for uid, s in (doc.get("sources") or {}).items() if enabled(s)})
+    kinds.update({uid: "exposure" for uid, e in (doc.get("exposures") or {}).items()
+                  if enabled(e)})
+    edges = {(p, c) for c, parents in doc["parent_map"].items() for p in parents
+             if kinds.get(c) not in (None, "test") and kinds.get(p) not in (None, "test")
+             and p != c}
+    return len(kinds), len(edges)
+
+
+def upload_manifest(stack: Stack, key: Key, asset: str, data: bytes, *,
+                    sync_to_catalog: str | None = "false", filename: str = "manifest.json",
+                    params: dict[str, str] | None = None, timeout: float = 60.0
+                    ) -> httpx.Response:
+    """`POST /assets/{asset}/lineage/upload` as multipart (`file`, `sync_to_catalog`)."""
+    form = {} if sync_to_catalog is None else {"sync_to_catalog": sync_to_catalog}
+    with api_client(stack, key) as c:
+        return c.post(f"/assets/{asset}/lineage/upload", params=params, data=form,
+                      files={"file": (filename, data, "application/json")}, timeout=timeout)
+
+
+class FakeDbtCloudThread:
+    """`support.fake_dbt_cloud` served from its own event loop in a daemon thread, so that
+    synchronous tests (httpx, subprocess curl) can call the stack while it answers.
+
+        with FakeDbtCloudThread("dbtc_x", runs=[...], artifacts={7: b"{...}"}) as fake:
+            ... fake.url ...
+    """
+
+    def __init__(self, token: str, runs: list[dict[str, Any]], artifacts: dict[int, bytes],
+                 account_id: str = "12345") -> None:
+        self._args = (token, runs, artifacts, account_id)
+        self.fake: Any = None
+        self._loop: Any = None
+        self._stop: Any = None
+        self._thread: Any = None
+
+    @property
+    def url(self) -> str:
+        return str(self.fake.url)
+
+    @property
+    def requests(self) -> list[Any]:
+        """What the fake received (`RecordedRequest`s), oldest first."""
+        return list(self.fake.requests)
+
+    def __enter__(self) -> FakeDbtCloudThread:
+        import asyncio
+        import threading
+
+        from support.fake_dbt_cloud import start_fake_dbt_cloud
+
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def serve() -> None:
+            token, runs, artifacts, account_id = self._args
+            self._stop = asyncio.Event()
+            try:
+                async with start_fake_dbt_cloud(token, runs, artifacts,
+                                                account_id=account_id) as fake:
+                    self.fake = fake
+                    ready.set()
+                    await self._stop.wait()
+            except BaseException as exc:  # surfaced to the test thread below
+                failure.append(exc)
+                ready.set()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(serve())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-dbt-cloud", daemon=True)
+        self._thread.start()
+        if not ready.wait(15) or failure:
+            raise RuntimeError(f"fake dbt Cloud did not start: {failure}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)

@@ -16,7 +16,6 @@ from .subjects import Subjects
 DEDUPE_WINDOW_S = 120.0
 EVENT_RETENTION_S = 7 * 24 * 3600.0
 UPLOAD_RETENTION_S = 3600.0
-UPLOAD_MAX_BYTES = 2 * 1024**3
 MAX_DELIVER = 5
 # Delay before the next attempt after a retryable failure (seconds, by attempt number).
 # Applied by the consumer with nak(delay); server-side backoff would override ack_wait
@@ -55,13 +54,13 @@ def stream_configs(subjects: Subjects, replicas: int = 1) -> list[StreamConfig]:
             num_replicas=replicas,
         ),
         # Uploaded files in 512 KiB chunks; the reader deletes them, the age limit is a backstop.
+        # No max_bytes: a byte limit reserves that much JetStream storage per stream up front.
         StreamConfig(
             name=subjects.uploads_stream,
             subjects=[f"{subjects.prefix}.upl.>"],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_age=UPLOAD_RETENTION_S,
-            max_bytes=UPLOAD_MAX_BYTES,
             num_replicas=replicas,
         ),
     ]

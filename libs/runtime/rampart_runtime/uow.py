@@ -91,6 +91,14 @@ class UnitOfWork:
         return row is not None
 
 
+async def already_handled(pool: asyncpg.Pool, schema: str, consumer: str, message_id: str) -> bool:
+    """Whether `consumer` committed the handling of `message_id` (checked before slow work)."""
+    found = await pool.fetchval(
+        f'SELECT 1 FROM "{schema}".inbox WHERE consumer = $1 AND message_id = $2',
+        consumer, message_id)
+    return found is not None
+
+
 BUS_TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS "{schema}".outbox (
     id bigserial PRIMARY KEY,

@@ -24,6 +24,7 @@ from rampart_contracts.lineage import (
 from rampart_runtime.blobs import delete_blob, get_blob
 from rampart_runtime.secrets import SecretBox
 from rampart_runtime.service import ServiceRuntime
+from rampart_runtime.uow import already_handled
 
 from .domain.model import RELATIONSHIP_TYPES, RESOURCE_TYPES, ParsedNode
 from .domain.naming import vertex_kind, vertex_name
@@ -52,6 +53,8 @@ def node_not_found(ref: str) -> NotFound:
 # -- commands ---------------------------------------------------------------------------
 async def ingest_manifest(deps: LineageDeps, cmd: IngestManifest) -> None:
     runtime = deps.runtime
+    if await already_handled(runtime.pool, runtime.schema, "ingest_manifest", cmd.message_id):
+        return  # redelivered after it was applied; its upload is gone by now
     await announce_start(runtime, cmd, cmd.job_id, "lineage_manifest_upload")
     try:
         raw = await get_blob(runtime.bus.js, runtime.bus.subjects, cmd.blob)
@@ -68,6 +71,8 @@ async def sync_dbt_cloud(deps: LineageDeps, cmd: SyncDbtCloud) -> None:
     from .dbt_cloud import fetch_latest_manifest
 
     runtime = deps.runtime
+    if await already_handled(runtime.pool, runtime.schema, "sync_dbt_cloud", cmd.message_id):
+        return
     await announce_start(runtime, cmd, cmd.job_id, "lineage_dbt_cloud_sync")
     try:
         token = deps.box.open(cmd.sealed_token.encode()).decode()

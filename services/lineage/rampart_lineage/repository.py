@@ -86,7 +86,10 @@ class LineageWriter:
             "INSERT INTO lineage.vertices (id, org_id, qualified_name, name, asset_type,"
             " source_type, asset_id) SELECT id, org_id, qualified_name, name, asset_type,"
             " source_type, asset_id FROM tmp_vertices ON CONFLICT (org_id, qualified_name)"
-            " DO NOTHING"
+            # A vertex only OpenLineage knew (no asset) is claimed by the first asset source
+            # (dbt, manual) that describes it, so asset filters and catalog links find it.
+            " DO UPDATE SET asset_id = EXCLUDED.asset_id, asset_type = EXCLUDED.asset_type"
+            " WHERE lineage.vertices.asset_id IS NULL AND EXCLUDED.asset_id IS NOT NULL"
         )
         rows = await self._conn.fetch(
             "SELECT id, qualified_name FROM lineage.vertices"
@@ -119,6 +122,7 @@ class LineageWriter:
         vertex_of = {uid: vertex_ids[qn] for uid, qn in qn_of.items()}
 
         new_records, changed_records = [], []
+        moved_from: set[uuid.UUID] = set()  # vertices a node left (renamed relation)
         for node in nodes:
             checksum = node.checksum()
             vid = vertex_of.get(node.unique_id)
@@ -129,6 +133,9 @@ class LineageWriter:
             elif old["checksum"] != checksum or old["vertex_id"] != vid:
                 changed_records.append(_node_record(node, old["id"], org_id, asset_id, source,
                                                     vid, checksum))
+                if old["vertex_id"] is not None and old["vertex_id"] != vid:
+                    moved_from.add(old["vertex_id"])
+                    stats.changed_vertices.add(old["vertex_id"])
             else:
                 continue
             if vid is not None:
@@ -171,6 +178,7 @@ class LineageWriter:
         for p, c in (*added, *removed):
             stats.changed_vertices.update((p, c))
         orphans = {r["vertex_id"] for r in gone if r["vertex_id"]} | {v for e in removed for v in e}
+        orphans |= moved_from
         await self.drop_orphan_vertices(list(orphans))
         return stats
 
@@ -215,8 +223,14 @@ class LineageWriter:
             ids)
 
     async def delete_source(self, org_id: str, asset_id: str, source: str) -> dict[str, int]:
-        """Remove exactly one source's nodes and edges of an asset."""
+        """Remove exactly one source's nodes and edges of an asset.
+
+        OpenLineage records belong to no asset (events name datasets, not connections): for
+        `openlineage` this removes what OpenLineage said about the asset's tables, and the
+        jobs left without any edge go with them."""
         aid = uuid.UUID(asset_id)
+        if source == "openlineage":
+            return await self._delete_openlineage_of(org_id, aid)
         await self.lock(org_id, asset_id, source)
         edges = await self._conn.fetch(
             "DELETE FROM lineage.edges WHERE org_id = $1 AND asset_id = $2 AND source = $3"
@@ -227,6 +241,35 @@ class LineageWriter:
         touched = {r["vertex_id"] for r in nodes if r["vertex_id"]}
         touched |= {r["parent_id"] for r in edges} | {r["child_id"] for r in edges}
         await self.drop_orphan_vertices(list(touched))
+        return {"nodes_deleted": len(nodes), "edges_deleted": len(edges)}
+
+    async def _delete_openlineage_of(self, org_id: str, asset_id: uuid.UUID) -> dict[str, int]:
+        await self.lock(org_id, None, "openlineage")
+        tables = [r["id"] for r in await self._conn.fetch(
+            "SELECT id FROM lineage.vertices WHERE org_id = $1 AND asset_id = $2", org_id, asset_id)]
+        edges = await self._conn.fetch(
+            "DELETE FROM lineage.edges WHERE org_id = $1 AND source = 'openlineage'"
+            " AND (parent_id = ANY($2::uuid[]) OR child_id = ANY($2::uuid[]))"
+            " RETURNING parent_id, child_id", org_id, tables)
+        await self._conn.execute(
+            "DELETE FROM lineage.column_edges WHERE org_id = $1"
+            " AND (parent_id = ANY($2::uuid[]) OR child_id = ANY($2::uuid[]))", org_id, tables)
+        touched = {r["parent_id"] for r in edges} | {r["child_id"] for r in edges}
+        lonely_jobs = [r["vertex_id"] for r in await self._conn.fetch(
+            "SELECT n.vertex_id FROM lineage.nodes n WHERE n.org_id = $1"
+            " AND n.source = 'openlineage' AND n.resource_type = 'job'"
+            " AND n.vertex_id = ANY($2::uuid[]) AND NOT EXISTS (SELECT 1 FROM lineage.edges e"
+            " WHERE e.parent_id = n.vertex_id OR e.child_id = n.vertex_id)",
+            org_id, list(touched))]
+        nodes = await self._conn.fetch(
+            "DELETE FROM lineage.nodes WHERE org_id = $1 AND source = 'openlineage'"
+            " AND asset_id IS NULL AND (vertex_id = ANY($2::uuid[]) OR vertex_id = ANY($3::uuid[]))"
+            " RETURNING vertex_id", org_id, tables, lonely_jobs)
+        if lonely_jobs:
+            await self._conn.execute(
+                "DELETE FROM lineage.runs WHERE org_id = $1 AND job_vertex_id = ANY($2::uuid[])",
+                org_id, lonely_jobs)
+        await self.drop_orphan_vertices(list(touched | set(tables)))
         return {"nodes_deleted": len(nodes), "edges_deleted": len(edges)}
 
     async def record_ingest(self, org_id: str, asset_id: str, source: str, job_id: str | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -88,12 +89,26 @@ async def _start(request: web.Request, asset: AssetContext, command: Command, wo
         out = LineageJobOut(job_id=job_id, status="running", asset_id=asset.asset_id,
                             catalog_sync_job_id=catalog_job)
         return sdk_object(out.model_dump(mode="json"), status=202)
+    await _record_outcome(request, event)
     if event.get("type") == "job_failed":
         raise from_wire(event.get("error_code", "INTERNAL_ERROR"), event.get("error", ""),
                         {**event.get("details", {}), "job_id": job_id})
     result: dict[str, Any] = event.get("result") or {}
     out_ok = LineageSyncOut(**{**result, "catalog_sync_job_id": catalog_job, "job_id": job_id})
     return sdk_object(out_ok.model_dump(mode="json"))
+
+
+async def _record_outcome(request: web.Request, event: dict[str, Any]) -> None:
+    """Apply the job's final event to the jobs table now, so GET /sdk/jobs agrees with this
+    answer at once (the durable job consumer applies it again; that is idempotent)."""
+    try:
+        await GatewayRepository(request.app[RUNTIME].pool).apply_job_event(
+            org_id=principal(request).org_id, job_id=str(event["job_id"]), kind=event["type"],
+            at=datetime.fromisoformat(str(event["occurred_at"]).replace("Z", "+00:00")),
+            asset_id=event.get("asset_id"), result=event.get("result"),
+            error=event.get("error"))
+    except (KeyError, ValueError):
+        return
 
 
 async def upload(request: web.Request) -> web.Response:
