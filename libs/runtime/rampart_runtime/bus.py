@@ -34,6 +34,13 @@ M = TypeVar("M", bound=Message)
 Q = TypeVar("Q", bound=Query)
 
 
+class RawJSON(bytes):
+    """A query handler's answer already encoded as JSON: sent as the reply's `data` as is."""
+
+
+_OK_PREFIX = b'{"ok":true,"data":'
+
+
 def retry_delay(attempt: int) -> float:
     """Delay before redelivery after failed attempt number `attempt` (1-based)."""
     return BACKOFF_S[min(max(attempt, 1), len(BACKOFF_S)) - 1]
@@ -136,12 +143,23 @@ class Bus:
         return inject_headers(headers)
 
     # -- request / reply -----------------------------------------------------------------
+    async def request_raw(self, query: Query, timeout: float | None = None) -> bytes:
+        """Like `request`, but the reply's `data` comes back as JSON bytes, unparsed."""
+        payload = await self._exchange(query, timeout)
+        if payload.startswith(_OK_PREFIX) and payload.endswith(b"}"):
+            return payload[len(_OK_PREFIX):-1]
+        data = self._unwrap(payload)
+        return orjson.dumps(data)
+
     async def request(self, query: Query, timeout: float | None = None) -> Any:
         """Ask the owning service; returns the reply's data or raises its error.
 
         No responder, a timeout or a broken connection all become `ServiceUnavailable`
         so the gateway answers 503 in the error envelope instead of hanging.
         """
+        return self._unwrap(await self._exchange(query, timeout))
+
+    async def _exchange(self, query: Query, timeout: float | None) -> bytes:
         subject = self.subjects.query(query.SERVICE, query.NAME)
         try:
             msg = await self.nc.request(
@@ -161,7 +179,11 @@ class Bus:
         except (nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError,
                 nats.errors.ConnectionReconnectingError, nats.errors.StaleConnectionError) as exc:
             raise ServiceUnavailable("message bus unavailable", {"reason": str(exc)}) from None
-        reply = orjson.loads(msg.data)
+        return bytes(msg.data)
+
+    @staticmethod
+    def _unwrap(payload: bytes) -> Any:
+        reply = orjson.loads(payload)
         if reply.get("ok"):
             return reply.get("data")
         error = reply.get("error") or {}
@@ -344,9 +366,12 @@ def _make_answer(
             try:
                 query = query_cls.model_validate_json(msg.data)
                 data = await handler(query)
-                if isinstance(data, BaseModel):
-                    data = data.model_dump(mode="json")
-                out = orjson.dumps({"ok": True, "data": data})
+                if isinstance(data, RawJSON):
+                    out = _OK_PREFIX + data + b"}"
+                else:
+                    if isinstance(data, BaseModel):
+                        data = data.model_dump(mode="json")
+                    out = orjson.dumps({"ok": True, "data": data})
             except ValidationError as exc:
                 out = _reply_error("VALIDATION_ERROR", _validation_text(exc), {})
             except RampartError as exc:

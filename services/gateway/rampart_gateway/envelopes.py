@@ -71,6 +71,12 @@ def sdk_object(data: Any, status: int = 200) -> web.Response:
     return json_response({"data": data}, status)
 
 
+def raw_object(data_json: bytes, status: int = 200) -> web.Response:
+    """`{"data": <already encoded JSON>}` without decoding and re-encoding it."""
+    return web.Response(body=b'{"data":' + data_json + b"}", status=status,
+                        content_type="application/json")
+
+
 def sdk_list(items: list[Any], total: int, limit: int, offset: int) -> web.Response:
     """`{"data": {"data": [...], "pagination": {...}}}` — what the released SDK reads."""
     return json_response({"data": {"data": items, "pagination": pagination(total, limit, offset)}})

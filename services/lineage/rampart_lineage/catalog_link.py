@@ -15,6 +15,8 @@ from rampart_contracts.errors import RampartError
 from rampart_contracts.queries import LookupCatalog
 from rampart_runtime.service import ServiceRuntime
 
+from . import graph_cache
+
 log = structlog.get_logger(__name__)
 BATCH = 2000  # keeps each request well under NATS's 1 MiB message limit
 
@@ -30,12 +32,15 @@ async def link_names(runtime: ServiceRuntime, org_id: str, names: list[str]) -> 
         except RampartError as exc:
             log.warning("lineage.catalog_link.skipped", reason=exc.message)
             return linked
-        await runtime.pool.execute(
-            "UPDATE lineage.vertices v SET catalog_table_id = x.table_id"
-            " FROM unnest($2::text[], $3::uuid[]) AS x(qn, table_id)"
-            " WHERE v.org_id = $1 AND v.qualified_name = x.qn"
-            " AND v.catalog_table_id IS DISTINCT FROM x.table_id",
-            org_id, chunk, [uuid.UUID(found[n]) if n in found else None for n in chunk])
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE lineage.vertices v SET catalog_table_id = x.table_id"
+                " FROM unnest($2::text[], $3::uuid[]) AS x(qn, table_id)"
+                " WHERE v.org_id = $1 AND v.qualified_name = x.qn"
+                " AND v.catalog_table_id IS DISTINCT FROM x.table_id",
+                org_id, chunk, [uuid.UUID(found[n]) if n in found else None for n in chunk])
+            if not str(status).endswith(" 0"):
+                await graph_cache.bump(conn, org_id)
         linked += len(found)
     return linked
 

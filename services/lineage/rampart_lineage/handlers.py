@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -22,14 +22,17 @@ from rampart_contracts.lineage import (
     SyncDbtCloud,
 )
 from rampart_runtime.blobs import delete_blob, get_blob
+from rampart_runtime.bus import RawJSON
 from rampart_runtime.secrets import SecretBox
 from rampart_runtime.service import ServiceRuntime
 from rampart_runtime.uow import already_handled
 
+from . import graph_cache
 from .domain.model import RELATIONSHIP_TYPES, RESOURCE_TYPES, ParsedNode
 from .domain.naming import vertex_kind, vertex_name
 from .graph import edge_views, node_view, walk
 from .graph_repository import GraphReader
+from .graph_sql import graph_json
 from .ingest import announce_start, apply_manifest, fail_job
 from .records import RecordWriter
 from .repository import LineageWriter
@@ -40,6 +43,12 @@ class LineageDeps:
     runtime: ServiceRuntime
     box: SecretBox
     http: aiohttp.ClientSession | None = None
+    graphs: graph_cache.GraphCache = field(default_factory=graph_cache.GraphCache)
+
+
+# Replies travel as one NATS message (1 MiB by default): a larger neighbourhood is answered at
+# the largest depth that fits, marked partial.
+MAX_ANSWER_BYTES = 900_000
 
 
 def node_not_found(ref: str) -> NotFound:
@@ -57,11 +66,13 @@ async def ingest_manifest(deps: LineageDeps, cmd: IngestManifest) -> None:
         return  # redelivered after it was applied; its upload is gone by now
     await announce_start(runtime, cmd, cmd.job_id, "lineage_manifest_upload")
     try:
-        raw = await get_blob(runtime.bus.js, runtime.bus.subjects, cmd.blob)
+        raw = [await get_blob(runtime.bus.js, runtime.bus.subjects, cmd.blob)]
     except RampartError as exc:
         await fail_job(runtime, cmd, cmd.job_id, "ingest_manifest", exc)
         return
-    await apply_manifest(runtime, cmd, job_id=cmd.job_id, asset=cmd.asset, raw=raw,
+    # Hand over the only reference: apply_manifest drops the file once it is parsed, instead
+    # of this frame keeping it (the file's size) alive through the database transaction.
+    await apply_manifest(runtime, cmd, job_id=cmd.job_id, asset=cmd.asset, raw=raw.pop(),
                          consumer="ingest_manifest")
     await delete_blob(runtime.bus.js, runtime.bus.subjects, cmd.blob)
 
@@ -94,13 +105,30 @@ async def sync_dbt_cloud(deps: LineageDeps, cmd: SyncDbtCloud) -> None:
 
 
 # -- graph queries ----------------------------------------------------------------------
-async def get_lineage(deps: LineageDeps, q: GetLineage) -> LineageGraphView:
+async def get_lineage(deps: LineageDeps, q: GetLineage) -> LineageGraphView | RawJSON:
+    """One statement renders the graph; a walk that takes too long falls back to the
+    level-by-level traversal, which stops at a deadline and says `partial`."""
     reader = GraphReader(deps.runtime.pool)
     root = await reader.resolve(q.org_id, q.ref)
     if root is None:
         raise node_not_found(q.ref)
+    version = await graph_cache.current(deps.runtime.pool, q.org_id)
+    key = (q.org_id, root, q.depth, q.direction)
+    cached = deps.graphs.get(key, version)
+    if cached is not None:
+        return RawJSON(cached)
+    try:
+        for depth in range(q.depth, 0, -1):
+            text = await graph_json(deps.runtime.pool, root, depth, q.direction,
+                                    partial=depth < q.depth)
+            if len(text) <= MAX_ANSWER_BYTES:
+                body = text.encode()
+                deps.graphs.put(key, version, body)
+                return RawJSON(body)
+    except TimeoutError:
+        pass
     result = await walk(reader, root, depth=q.depth, up=q.direction in ("upstream", "both"),
-                        down=q.direction in ("downstream", "both"))
+                        down=q.direction in ("downstream", "both"), deadline_s=3.0)
     details = await reader.details([root, *result.upstream, *result.downstream])
     order = sorted
     return LineageGraphView(
@@ -171,6 +199,7 @@ async def create_node(deps: LineageDeps, q: CreateLineageNode) -> dict[str, Any]
             q.org_id, uuid.UUID(q.asset.asset_id), "manual", node, vertices[qn])
         if changed:
             await _announce(deps, uow, q, nodes=1)
+        await graph_cache.bump(uow.conn, q.org_id)
         await uow.commit()
     return {"id": str(vertices[qn]), "unique_id": q.unique_id,
             "qualified_name": qn, "name": q.name, "resource_type": q.resource_type,
@@ -200,6 +229,7 @@ async def create_edge(deps: LineageDeps, q: CreateLineageEdge) -> dict[str, Any]
         created = await records.add_edge(q.org_id, asset_id, "manual", parent, child,
                                          q.relationship_type)
         await _announce(deps, uow, q, edges=1)
+        await graph_cache.bump(uow.conn, q.org_id)
         await uow.commit()
     return {"parent_unique_id": q.parent_unique_id, "child_unique_id": q.child_unique_id,
             "source": str(parent), "target": str(child),

@@ -10,6 +10,7 @@ import orjson
 from rampart_contracts.events import LineageUpdated
 from rampart_contracts.lineage import IngestOpenLineage
 
+from . import graph_cache
 from .catalog_link import link_names
 from .domain.naming import vertex_kind, vertex_name
 from .domain.openlineage import parse_event, qualified_name, source_type_of
@@ -61,6 +62,7 @@ async def ingest_openlineage(deps: LineageDeps, q: IngestOpenLineage) -> dict[st
                 LineageUpdated, source="openlineage", nodes_changed=counts["nodes_changed"],
                 edges_changed=counts["edges_created"])
             await uow.publish(deps.runtime.bus.subjects.event(updated.type), updated)
+        await graph_cache.bump(uow.conn, q.org_id)
         await uow.commit()
     await link_names(deps.runtime, q.org_id, sorted(wanted))
     return {"kind": event.kind, "event_time": event.event_time.isoformat(),

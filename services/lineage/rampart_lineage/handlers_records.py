@@ -9,6 +9,7 @@ from rampart_contracts.errors import NotFound, ValidationFailed
 from rampart_contracts.events import LineageUpdated
 from rampart_contracts.lineage import DeleteLineageRecord, DeleteLineageSource, ListLineageRecords
 
+from . import graph_cache
 from .handlers import LineageDeps
 from .records import RecordWriter
 from .repository import LineageWriter
@@ -91,6 +92,7 @@ async def delete_record(deps: LineageDeps, q: DeleteLineageRecord) -> dict[str, 
                                              "nodes_deleted", 0),
                                          edges_changed=changed.get("edges_deleted", 0))
         await uow.publish(deps.runtime.bus.subjects.event(event.type), event)
+        await graph_cache.bump(uow.conn, q.org_id)
         await uow.commit()
     return {"deleted": True, **changed}
 
@@ -105,5 +107,6 @@ async def delete_source(deps: LineageDeps, q: DeleteLineageSource) -> dict[str, 
                 LineageUpdated, asset_id=q.asset.asset_id, source=q.source,
                 nodes_changed=counts["nodes_deleted"], edges_changed=counts["edges_deleted"])
             await uow.publish(deps.runtime.bus.subjects.event(event.type), event)
+        await graph_cache.bump(uow.conn, q.org_id)
         await uow.commit()
     return {"asset_id": q.asset.asset_id, "source": q.source, **counts}

