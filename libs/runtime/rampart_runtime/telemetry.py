@@ -10,6 +10,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 _configured = False
 
@@ -19,7 +20,12 @@ def configure_tracing(service: str, exporter: str = "none") -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"rampart-{service}"}))
+    # Without an exporter nothing would read recorded spans: don't record them (a fifth of the
+    # gateway's time per request). Trace ids are still created and propagated, so logs and
+    # messages stay correlated; an exporter turns recording on.
+    sampler = ALWAYS_OFF if exporter == "none" else ParentBased(ALWAYS_ON)
+    provider = TracerProvider(resource=Resource.create({"service.name": f"rampart-{service}"}),
+                              sampler=sampler)
     if exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
