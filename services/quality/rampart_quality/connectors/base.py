@@ -81,14 +81,25 @@ class Connector(ABC):
     """One monitored source. All SQL sent to a warehouse goes through `fetch`."""
 
     source_type: str
+    quote_char: str  # the dialect's identifier quote: " for PostgreSQL, ` for MySQL
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
 
-    @staticmethod
-    @abstractmethod
-    def quote(identifier: str) -> str:
+    @classmethod
+    def quote(cls, identifier: str) -> str:
         """Quote one identifier for this dialect; the only place identifiers are quoted."""
+        if "\x00" in identifier:
+            raise ValueError("identifier contains a NUL byte")
+        q = cls.quote_char
+        return q + identifier.replace(q, q + q) + q
+
+    def timed_out(self) -> UpstreamUnreachable:
+        """The error a statement past the configured statement timeout ends with."""
+        return UpstreamUnreachable(
+            f"statement exceeded the {self.config.statement_timeout_s:g}s timeout",
+            {"error_code": "STATEMENT_TIMEOUT"},
+        )
 
     def qualified(self, *parts: str) -> str:
         return ".".join(self.quote(p) for p in parts)

@@ -9,8 +9,6 @@ from typing import Any, Self
 import asyncmy
 from asyncmy.cursors import DictCursor
 
-from rampart_contracts.errors import UpstreamUnreachable
-
 from .base import ConnectionConfig, Connector, TableInfo
 from .errors import classify
 
@@ -24,6 +22,7 @@ FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name
 
 class MySQLConnector(Connector):
     source_type = "mysql"
+    quote_char = "`"
 
     def __init__(self, config: ConnectionConfig, conn: Any) -> None:
         super().__init__(config)
@@ -67,12 +66,6 @@ class MySQLConnector(Connector):
         row = await cur.fetchone()
         return str(row[0]) if row else ""
 
-    @staticmethod
-    def quote(identifier: str) -> str:
-        if "\x00" in identifier:
-            raise ValueError("identifier contains a NUL byte")
-        return "`" + identifier.replace("`", "``") + "`"
-
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         async with self._lock:
             try:
@@ -82,10 +75,7 @@ class MySQLConnector(Connector):
                     )
                     rows = await cur.fetchall()
             except TimeoutError:
-                raise UpstreamUnreachable(
-                    f"statement exceeded the {self.config.statement_timeout_s:g}s timeout",
-                    {"error_code": "STATEMENT_TIMEOUT"},
-                ) from None
+                raise self.timed_out() from None
             except OSError as exc:
                 raise classify(exc, self.config.host) from None
         return [dict(r) for r in rows]

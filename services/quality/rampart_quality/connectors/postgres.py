@@ -7,8 +7,6 @@ from typing import Any, Self
 
 import asyncpg
 
-from rampart_contracts.errors import UpstreamUnreachable
-
 from .base import ConnectionConfig, Connector, TableInfo
 from .errors import classify
 
@@ -28,6 +26,7 @@ ORDER BY 1, 2
 
 class PostgresConnector(Connector):
     source_type = "postgresql"
+    quote_char = '"'
 
     def __init__(self, config: ConnectionConfig, conn: asyncpg.Connection) -> None:
         super().__init__(config)
@@ -57,21 +56,12 @@ class PostgresConnector(Connector):
             raise classify(exc, config.host) from None
         return cls(config, conn)
 
-    @staticmethod
-    def quote(identifier: str) -> str:
-        if "\x00" in identifier:
-            raise ValueError("identifier contains a NUL byte")
-        return '"' + identifier.replace('"', '""') + '"'
-
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         async with self._lock:
             try:
                 rows = await self._conn.fetch(sql, *args)
             except (asyncpg.QueryCanceledError, TimeoutError):
-                raise UpstreamUnreachable(
-                    f"statement exceeded the {self.config.statement_timeout_s:g}s timeout",
-                    {"error_code": "STATEMENT_TIMEOUT"},
-                ) from None
+                raise self.timed_out() from None
             except (OSError, asyncpg.ConnectionDoesNotExistError) as exc:
                 raise classify(exc, self.config.host) from None
         return [dict(r) for r in rows]
